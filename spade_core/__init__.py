@@ -1,0 +1,1 @@
+"""SPADE core library: plain Python, no Snakemake imports."""

@@ -1,0 +1,5 @@
+"""Baseline generator: vae."""
+
+
+def run(spec: dict, inputs: dict, outdir, **options) -> None:
+    raise NotImplementedError("baseline_vae is not implemented yet (issue #7); the workflow stops here")
