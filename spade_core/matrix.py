@@ -137,7 +137,7 @@ def _lineage(graph: Graph, c: dict, ds: dict, ds_options: dict, seed: int, gener
         s1 = lineage["stage1"] = add(
             "stage1", {"seed": seed, "n_neg": c["data"]["n_neg"], **c["representation"]}, {"prepare": prep}
         )
-        s2 = lineage["stage2"] = add("stage2", {"seed": seed, **c["generative"]}, {"stage1": s1})
+        s2 = lineage["stage2"] = add("stage2", {"seed": seed, **c["generative"]}, {"prepare": prep, "stage1": s1})
         gen = lineage["stage3"] = add(
             "stage3", {"seed": seed, **c["synthesis"]}, {"prepare": prep, "stage1": s1, "stage2": s2}
         )

@@ -196,3 +196,16 @@ def test_rating_tv_bad_input():
         rating_tv([], [1], vocab=[1])
     with pytest.raises(ValueError, match="vocab"):
         rating_tv([1], [1], vocab=[])
+
+
+def test_mmd2_is_near_zero_for_one_distribution_and_positive_for_shifted_or_shrunk():
+    from spade_core.distributions import mmd2
+
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((400, 8)), rng.standard_normal((400, 8))
+    same = mmd2(a, b)
+    assert abs(same["mmd2"]) < 0.01 and same["bandwidth"] > 0
+    assert mmd2(a, b + 0.5)["mmd2"] > 10 * abs(same["mmd2"])
+    assert mmd2(a, 0.7 * b, bandwidth=same["bandwidth"])["mmd2"] > 10 * abs(same["mmd2"])
+    with pytest.raises(ValueError):
+        mmd2(a[:1], b)
