@@ -99,11 +99,31 @@ def unit(z: jax.Array) -> jax.Array:
     return z / jnp.maximum(jnp.linalg.norm(z, axis=-1, keepdims=True), 1e-12)
 
 
-def pair_logits(model: Representation, zu, zi, users, items) -> jax.Array:
-    """The gate's training-time logits g(z_u, z_i) for pairs (users[k], items[k]) of the tables zu, zi."""
-    pu, pi = model.gate.project(zu, zi)
-    cosine = jnp.sum(unit(zu)[users] * unit(zi)[items], axis=-1)
-    return model.gate.pairs(pu, pi, users, items)[..., 0] + model.cosine_scale[...] * cosine
+def entity_tables(model: Representation, zu, zi, n_neg: int) -> dict:
+    """Per-entity quantities of latent tables zu, zi, computed once; pairs then only gather and add.
+
+    `offset` is the calibration term log n_neg + a(z_u) (see module doc).
+    """
+    gate_u, gate_i = model.gate.project(zu, zi)
+    dec_u, dec_i = model.decoder.project(zu, zi)
+    return {"gate_u": gate_u, "gate_i": gate_i, "unit_u": unit(zu), "unit_i": unit(zi),
+            "offset": activity_logits(model, zu) + jnp.log(n_neg), "dec_u": dec_u, "dec_i": dec_i}
+
+
+def table_pair_logits(model: Representation, t: dict, users, items) -> jax.Array:
+    """The gate's training-time logits g(z_u, z_i) for pairs of table rows (users[k], items[k])."""
+    cosine = jnp.sum(t["unit_u"][users] * t["unit_i"][items], axis=-1)
+    return model.gate.rest(nnx.relu(t["gate_u"][users] + t["gate_i"][items]))[..., 0] + model.cosine_scale[...] * cosine
+
+
+def table_gate_logits(model: Representation, t: dict, users, items) -> jax.Array:
+    """Calibrated gate logits, logit p(g=1 | z_u, z_i) = g + log n_neg + a(z_u) (see module doc)."""
+    return table_pair_logits(model, t, users, items) + t["offset"][users]
+
+
+def table_rating_outputs(model: Representation, t: dict, users, items) -> jax.Array:
+    """Rating-decoder outputs for pairs: logits over the vocabulary, or (continuous) one value."""
+    return model.decoder.rest(nnx.relu(t["dec_u"][users] + t["dec_i"][items]))
 
 
 def activity_logits(model: Representation, zu) -> jax.Array:
@@ -111,28 +131,31 @@ def activity_logits(model: Representation, zu) -> jax.Array:
     return model.activity(zu)[:, 0]
 
 
+def pair_logits(model: Representation, zu, zi, users, items, n_neg: int = 1) -> jax.Array:
+    return table_pair_logits(model, entity_tables(model, zu, zi, n_neg), users, items)
+
+
 def gate_logits(model: Representation, zu, zi, users, items, n_neg: int) -> jax.Array:
-    """Calibrated gate logits, logit p(g=1 | z_u, z_i) = g + log n_neg + a(z_u) (see module doc)."""
-    offset = activity_logits(model, zu) + jnp.log(n_neg)
-    return pair_logits(model, zu, zi, users, items) + offset[users]
+    return table_gate_logits(model, entity_tables(model, zu, zi, n_neg), users, items)
 
 
 def rating_outputs(model: Representation, zu, zi, users, items) -> jax.Array:
-    """Rating-decoder outputs for pairs: logits over the vocabulary, or (continuous) one value."""
-    pu, pi = model.decoder.project(zu, zi)
-    return model.decoder.pairs(pu, pi, users, items)
+    return table_rating_outputs(model, entity_tables(model, zu, zi, 1), users, items)
+
+
+def ratings_from_outputs(out, arch: Architecture, key: jax.Array) -> jax.Array:
+    """Vocabulary indices: drawn from the categorical decoder, or (continuous ablation) the regression
+    output snapped to the nearest vocabulary value."""
+    if arch.continuous_decoder:
+        return jnp.argmin(jnp.abs(out[:, :1] - jnp.asarray(arch.vocab)[None, :]), axis=1)
+    return jax.random.categorical(key, out, axis=-1)
 
 
 def draw_ratings(model: Representation, arch: Architecture, zu, zi, users, items, key: jax.Array) -> np.ndarray:
     """Ratings for pairs, always values of the vocabulary: drawn from the categorical decoder, or (the
     continuous ablation) the regression output snapped to the nearest vocabulary value."""
-    vocab = np.asarray(arch.vocab)
-    out = rating_outputs(model, zu, zi, users, items)
-    if arch.continuous_decoder:
-        index = jnp.argmin(jnp.abs(out[:, :1] - jnp.asarray(vocab)[None, :]), axis=1)
-    else:
-        index = jax.random.categorical(key, out, axis=-1)
-    return vocab[np.asarray(index)]
+    index = ratings_from_outputs(rating_outputs(model, zu, zi, users, items), arch, key)
+    return np.asarray(arch.vocab)[np.asarray(index)]
 
 
 # --- training --------------------------------------------------------------------------------
@@ -140,18 +163,19 @@ def draw_ratings(model: Representation, arch: Architecture, zu, zi, users, items
 
 def _loss(model: Representation, batch: dict, rate: jax.Array, l2: float, continuous: bool):
     zu, zi = model.encode()
+    t = entity_tables(model, zu, zi, 1)
     u, i, neg, w = batch["user"], batch["item"], batch["neg"], batch["weight"]
-    s_pos = pair_logits(model, zu, zi, u, i)
-    s_neg = pair_logits(model, zu, zi, u[:, None], neg)
+    s_pos = table_pair_logits(model, t, u, i)
+    s_neg = table_pair_logits(model, t, u[:, None], neg)
     n = jnp.maximum(w.sum(), 1.0)
     gate = jnp.sum(w * (jax.nn.softplus(-s_pos) + jax.nn.softplus(s_neg).sum(-1))) / n
-    out = rating_outputs(model, zu, zi, u, i)
+    out = table_rating_outputs(model, t, u, i)
     if continuous:
         rating = jnp.sum(w * (out[:, 0] - batch["rating"]) ** 2) / n
     else:
         rating = jnp.sum(w * optax.softmax_cross_entropy_with_integer_labels(out, batch["rating_index"])) / n
     reg = l2 * jnp.sum(w * (jnp.sum(zu[u] ** 2, -1) + jnp.sum(zi[i] ** 2, -1))) / n
-    activity = jnp.mean(optax.sigmoid_binary_cross_entropy(activity_logits(model, zu), rate))
+    activity = jnp.mean(optax.sigmoid_binary_cross_entropy(t["offset"], rate))  # offset = a(z_u) at n_neg = 1
     total = gate + rating + reg + activity
     return total, {"loss": total, "gate": gate, "rating": rating, "reg": reg, "activity": activity}
 
@@ -207,8 +231,9 @@ class Validation:
 
 def _val_outputs(model: Representation, batch: dict, pair_user, pair_item, arch: Architecture) -> dict:
     zu, zi = model.encode()
+    t = entity_tables(model, zu, zi, arch.n_neg)
     u, i = batch["user"], batch["item"]
-    out = rating_outputs(model, zu, zi, u, i)
+    out = table_rating_outputs(model, t, u, i)
     vocab = jnp.asarray(arch.vocab)
     if arch.continuous_decoder:
         pred = jnp.argmin(jnp.abs(out[:, :1] - vocab[None, :]), axis=1)
@@ -217,10 +242,10 @@ def _val_outputs(model: Representation, batch: dict, pair_user, pair_item, arch:
         pred = jnp.argmax(out, axis=1)
         nll = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(out, batch["rating_index"]))
     return {
-        "pos": gate_logits(model, zu, zi, u, i, arch.n_neg),
-        "neg_same_user": pair_logits(model, zu, zi, u[:, None], batch["neg"]),
-        "pos_pair": pair_logits(model, zu, zi, u, i),
-        "neg_uniform": gate_logits(model, zu, zi, pair_user, pair_item, arch.n_neg),
+        "pos": table_gate_logits(model, t, u, i),
+        "neg_same_user": table_pair_logits(model, t, u[:, None], batch["neg"]),
+        "pos_pair": table_pair_logits(model, t, u, i),
+        "neg_uniform": table_gate_logits(model, t, pair_user, pair_item),
         "accuracy": jnp.mean(pred == batch["rating_index"]),
         "nll": nll,
     }

@@ -1,0 +1,120 @@
+"""Stage III on a tiny planted dataset with real (briefly trained) Stage I and II models."""
+
+import numpy as np
+import pytest
+
+from spade_core import candidates, config, stage1, stage2, stage3, synthetic
+from spade_core.data import Interactions, Prepared
+from tests.test_stage1 import CFG as STAGE1_CFG
+from tests.test_stage1 import VOCAB, planted
+
+SYNTH = {**config.load({})["synthesis"], "alpha": 1.5, "beta": 2.0}
+GEN = {**config.load({})["generative"], "noise_dim": 8, "generator_hidden": [32], "critic_hidden": [32], "epochs": 40}
+
+
+@pytest.fixture(scope="module")
+def models():
+    ds, group, likes = planted()
+    model, arch, *_ = stage1.train(ds, {**STAGE1_CFG, "epochs": 40}, seed=0)
+    zu, zi = (np.asarray(z) for z in model.encode())
+    gens = stage2.train_all({"users": zu, "items": zi}, GEN, seed=0)[0]
+    return ds, model, arch, gens, (zu, zi)
+
+
+def synth(models, seed=0, **overrides):
+    ds, model, arch, gens, real_latents = models
+    return stage3.synthesize(ds, model, arch, gens, real_latents, {**SYNTH, **overrides}, seed)
+
+
+def test_output_keeps_every_invariant(models, tmp_path):
+    ds = models[0]
+    syn, report = synth(models)
+    n_users, n_items = synthetic.target_size(ds.n_users, ds.n_items, 1.5, 2.0)
+    assert (syn.n_users, syn.n_items) == (n_users, n_items) == (120, 120)
+    doc = synthetic.write(syn, tmp_path, ds, 1.5, 2.0, {"synthesis": report})  # checks the invariants
+    assert set(np.unique(syn.interactions.rating)) <= set(VOCAB)
+    assert doc["interactions"] == len(syn.interactions) > 0
+    assert report["candidates_per_user"] == stage3.candidate_count(n_items, ds.density, SYNTH["gamma"])
+    loaded = synthetic.load(tmp_path)
+    assert loaded.latents["synthetic_users"].shape == (120, arch_dim(models))
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(tmp_path / "interactions.parquet").column_names == ["synthetic_user", "synthetic_item", "rating"]
+
+
+def arch_dim(models):
+    return models[2].latent_dim
+
+
+def test_invariant_checks_catch_broken_outputs(models):
+    ds = models[0]
+    syn, _ = synth(models)
+    x = syn.interactions
+    dup = synthetic.Synthetic(Interactions(np.r_[x.user, x.user[:1]], np.r_[x.item, x.item[:1]],
+                                           np.r_[x.rating, x.rating[:1]]), syn.n_users, syn.n_items)
+    with pytest.raises(synthetic.InvariantError, match="1 duplicate"):
+        synthetic.check_invariants(dup, syn.n_users, syn.n_items, ds.vocab)
+    off_vocab = synthetic.Synthetic(Interactions(x.user, x.item, x.rating + 0.25), syn.n_users, syn.n_items)
+    with pytest.raises(synthetic.InvariantError, match="outside the vocabulary"):
+        synthetic.check_invariants(off_vocab, syn.n_users, syn.n_items, ds.vocab)
+    with pytest.raises(synthetic.InvariantError, match="entity counts"):
+        synthetic.check_invariants(syn, syn.n_users + 1, syn.n_items, ds.vocab)
+
+
+def test_same_key_same_bytes(models, tmp_path):
+    ds = models[0]
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        synthetic.write(synth(models, seed=4)[0], tmp_path / name, ds, 1.5, 2.0)
+    assert (tmp_path / "a" / "interactions.parquet").read_bytes() == (tmp_path / "b" / "interactions.parquet").read_bytes()
+    (tmp_path / "c").mkdir()
+    synthetic.write(synth(models, seed=5)[0], tmp_path / "c", ds, 1.5, 2.0)
+    assert (tmp_path / "a" / "interactions.parquet").read_bytes() != (tmp_path / "c" / "interactions.parquet").read_bytes()
+
+
+def test_gating_off_keeps_every_candidate(models):
+    syn, report = synth(models, gating=False)
+    c = report["candidates_per_user"]
+    assert len(syn.interactions) == syn.n_users * c
+    assert np.all(np.bincount(syn.interactions.user, minlength=syn.n_users) == c)
+
+
+def test_correction_restores_the_full_gate_degrees(models):
+    """With every pair scored exactly, corrected candidate probabilities reproduce the full gate's
+    expected user degrees (exactly) and item degrees (to the Monte Carlo error)."""
+    ds, model, arch, gens, _ = models
+    import jax
+
+    zu, zi = stage3.sample_latents(gens, 120, 120, jax.random.key(0))
+    scorer = stage3.Scorer(model, arch, zu, zi)
+    full = 1 / (1 + np.exp(-scorer.gate_logits(np.arange(120), np.arange(120))))
+    cand = candidates.top_c(zu, zi, 90)  # the planted data is dense (ρ ≈ 0.5): room for every target
+    logits = scorer.gate_logits(np.arange(120), cand)
+    p, figures = stage3.corrected_probabilities(scorer, cand, logits, 120, 120, np.random.default_rng(0))
+    assert figures["candidate_mass_fraction"] < 0.95  # the candidates alone miss mass...
+    row = np.minimum(full.sum(1), 0.98 * 90)
+    assert np.allclose(p.sum(1), row, rtol=1e-3)  # ...which the correction puts back, per user
+    item_sums = np.bincount(cand.ravel(), p.ravel(), 120)
+    assert np.corrcoef(item_sums, full.sum(0))[0, 1] > 0.9
+
+
+def test_continuous_decoder_ratings_are_snapped_to_the_vocabulary():
+    ds, group, likes = planted(seed=3)
+    model, arch, *_ = stage1.train(ds, {**STAGE1_CFG, "epochs": 20, "continuous_decoder": True}, seed=0)
+    zu, zi = (np.asarray(z) for z in model.encode())
+    gens = stage2.train_all({"users": zu, "items": zi}, GEN, seed=0)[0]
+    syn, _ = stage3.synthesize(ds, model, arch, gens, (zu, zi), SYNTH, seed=0)
+    assert set(np.unique(syn.interactions.rating)) <= set(VOCAB)
+
+
+def test_approximate_candidates_recall_against_exact():
+    rng = np.random.default_rng(0)
+    centers = rng.standard_normal((50, 16))
+    items = (centers[rng.integers(0, 50, 20_000)] + 0.3 * rng.standard_normal((20_000, 16))).astype(np.float32)
+    users = (centers[rng.integers(0, 50, 300)] + 0.3 * rng.standard_normal((300, 16))).astype(np.float32)
+    exact = candidates.top_c(users, items, 500, exact=True)
+    approx = candidates.top_c(users, items, 500, exact=False)
+    assert candidates.recall(approx, exact) >= 0.95
+    assert candidates.recall(exact, exact) == 1.0
+    with pytest.raises(ValueError, match="between 1 and the number of items"):
+        candidates.top_c(users, items[:10], 11)
