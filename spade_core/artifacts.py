@@ -171,7 +171,8 @@ def _set_threads(threads: int) -> None:
     os.environ.setdefault("XLA_FLAGS", f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}")
 
 
-def _configure_logging(log_file: str | None) -> None:
+def configure_logging(log_file: str | None) -> None:
+    """Log INFO and above to stderr and, if given, to `log_file` (a rule's `log:`)."""
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
@@ -198,7 +199,7 @@ def build(
     manifest paths; each parent is verified against its manifest first.
     """
     _set_threads(threads)
-    _configure_logging(log_file)
+    configure_logging(log_file)
     target = Path(target)
     outdir = target.parent
     if target.name != "manifest.json":
@@ -266,7 +267,7 @@ def orphans(referenced: set[str], root: str | Path = ROOT) -> list[Path]:
 
 def remove_orphans(referenced: set[str], root: str | Path = ROOT, log_file: str | None = None) -> list[Path]:
     """Delete what `orphans` finds; returns the removed folders."""
-    _configure_logging(log_file)
+    configure_logging(log_file)
     removed = orphans(referenced, root)
     for folder in removed:
         shutil.rmtree(folder)

@@ -149,7 +149,7 @@ def _lineage(graph: Graph, c: dict, ds: dict, ds_options: dict, seed: int, gener
     refs = {role: k for role, k in lineage.items() if role.startswith("reference_")}
     lineage["evaluate"] = add(
         "evaluate",
-        {"seed": seed, **{k: v for k, v in c["eval"].items() if k != "reference"}},
+        {"seed": seed, **c["eval"]},
         {"prepare": prep, "generator": gen, "tstr_real": lineage["tstr_real"], **refs},
     )
     return lineage
