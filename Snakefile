@@ -25,6 +25,7 @@ localrules:
     aggregate,
     tables,
     clean_orphans,
+    smoke,
 
 
 rule all:

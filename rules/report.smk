@@ -48,3 +48,21 @@ rule clean_orphans:
         keep=sorted(GRAPH.artifacts),
     script:
         "../workflow_scripts/clean_orphans.py"
+
+
+# The smoke gate: run with `--configfile resources/smoke.yaml smoke` (small epochs, one seed).
+rule smoke:
+    input:
+        evaluations,
+    output:
+        "results/smoke/report.txt",
+    params:
+        cells=[vars(cell) for cell in GRAPH.cells],
+    log:
+        "logs/smoke.log",
+    benchmark:
+        "benchmarks/smoke.tsv"
+    conda:
+        "../envs/spade.yaml"
+    script:
+        "../workflow_scripts/smoke.py"
