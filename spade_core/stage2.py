@@ -9,6 +9,10 @@ generator's outputs mapped back; the generator is a residual around the fitted G
 in minibatches (the usual WGAN-GP loop); the generator steps after every n_critic critic batches.
 
 Joint ablation (`joint: true`): one WGAN-GP over [z_u; z_i] of the observed training interactions.
+Its epoch is measured in entities, not tuples: ⌈(U + I) / batch⌉ critic batches drawn from the tuples,
+so it gets the same number of training steps as the independent pair. The tuples only combine U user
+and I item latents (ml-100k: 79k tuples of 943 + 1,349 distinct vectors), and a pass over every tuple
+would cost about 60 times the independent generators' training for no new information.
 Stage III then takes the user halves of U' generated tuples as its U' users and the item halves of
 I' further tuples as its I' items. Tuples come in proportion to interactions, so this draws active
 users and popular items more often than the real entity distribution does: that is the cost of
@@ -141,8 +145,9 @@ def _generator_loss(gen, critic, noise, real_mean, real_cov, moment_lambda):
 class WGANGP:
     """Trains one generator on one set of latents (rows), fully jitted per chunk of iterations."""
 
-    def __init__(self, data: np.ndarray, cfg: dict, key: jax.Array, name: str):
+    def __init__(self, data: np.ndarray, cfg: dict, key: jax.Array, name: str, epoch_rows: int | None = None):
         self.cfg = cfg
+        self.epoch_rows = epoch_rows or len(data)  # rows one epoch's critic batches add up to
         self.whitening = Whitening.fit(data.astype(np.float64))
         self.data = jnp.asarray(self.whitening.forward(data), dtype=jnp.float32)
         self.spec = GeneratorSpec(name, data.shape[1], cfg["noise_dim"], tuple(cfg["generator_hidden"]))
@@ -191,9 +196,10 @@ class WGANGP:
         return jax.lax.scan(iteration, carry, jax.random.split(key, iterations))
 
     def train(self, log_chunks: int = 10) -> list[dict]:
-        """Run cfg['epochs'] critic passes; returns one curve row per generator iteration."""
+        """Run cfg['epochs'] epochs of ⌈epoch_rows / batch⌉ critic batches; returns one curve row per
+        generator iteration."""
         cfg = self.cfg
-        batches_per_epoch = -(-self.data.shape[0] // cfg["batch_size"])
+        batches_per_epoch = -(-self.epoch_rows // cfg["batch_size"])
         total = -(-cfg["epochs"] * batches_per_epoch // cfg["n_critic"])
         chunk = -(-total // log_chunks)
         curve, done, carry = [], 0, (self.params, self.opt)
@@ -240,22 +246,24 @@ def fit_report(real: np.ndarray, gen: LatentSampler, key: jax.Array, max_sample:
     }
 
 
-def training_sets(stage1_dir: Path, prepare_dir: Path | None, joint: bool) -> dict[str, np.ndarray]:
-    """The latents each generator learns: users and items, or (joint) [z_u; z_i] of training pairs."""
+def training_sets(stage1_dir: Path, prepare_dir: Path | None, joint: bool) -> tuple[dict[str, np.ndarray], dict]:
+    """The latents each generator learns — users and items, or (joint) [z_u; z_i] of training pairs —
+    and the rows an epoch of each amounts to (module doc)."""
     zu = np.load(stage1_dir / "user_latents.npy")
     zi = np.load(stage1_dir / "item_latents.npy")
     if not joint:
-        return {"users": zu, "items": zi}
+        return {"users": zu, "items": zi}, {}
     train = load_prepared(prepare_dir).train
-    return {"joint": np.concatenate([zu[train.user], zi[train.item]], axis=1)}
+    return {"joint": np.concatenate([zu[train.user], zi[train.item]], axis=1)}, {"joint": len(zu) + len(zi)}
 
 
-def train_all(sets: dict[str, np.ndarray], cfg: dict, seed: int) -> tuple[dict, dict, dict]:
-    """(generators, curves, reports) by name."""
+def train_all(sets: dict[str, np.ndarray], cfg: dict, seed: int, epoch_rows: dict[str, int] | None = None
+              ) -> tuple[dict, dict, dict]:
+    """(generators, curves, reports) by name; `epoch_rows` overrides a set's rows per epoch."""
     root = stage_key(seed, "stage2")
     gens, curves, reports = {}, {}, {}
     for k, (name, data) in enumerate(sorted(sets.items())):
-        trainer = WGANGP(data, cfg, jax.random.fold_in(root, k), name)
+        trainer = WGANGP(data, cfg, jax.random.fold_in(root, k), name, (epoch_rows or {}).get(name))
         start = time.perf_counter()
         curves[name] = trainer.train()
         gens[name] = trainer.sampler()
@@ -293,5 +301,5 @@ def load(folder: str | Path) -> dict[str, LatentSampler]:
 
 def run(spec: dict, inputs: dict, outdir: Path) -> None:
     cfg = spec["config"]
-    sets = training_sets(inputs["stage1"], inputs.get("prepare"), cfg["joint"])
-    export(*train_all(sets, cfg, cfg["seed"]), outdir)
+    sets, epoch_rows = training_sets(inputs["stage1"], inputs.get("prepare"), cfg["joint"])
+    export(*train_all(sets, cfg, cfg["seed"], epoch_rows), outdir)

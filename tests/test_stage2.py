@@ -108,11 +108,14 @@ def test_joint_variant_end_to_end(tmp_path):
     (prepare_dir / "vocab.json").write_text('{"ratings": [1.0]}')
     for name in ("val", "test"):
         write_interactions(prepare_dir / f"{name}.parquet", train.take(np.arange(5)))
-    sets = stage2.training_sets(stage1_dir, prepare_dir, joint=True)
+    sets, epoch_rows = stage2.training_sets(stage1_dir, prepare_dir, joint=True)
     assert set(sets) == {"joint"} and sets["joint"].shape == (200, 8)
+    assert epoch_rows == {"joint": 50}  # an epoch is measured in entities (30 users + 20 items)
     zu = np.load(stage1_dir / "user_latents.npy")
     assert np.array_equal(sets["joint"][:, :4], zu[train.user])
-    gens, curves, reports = stage2.train_all(sets, {**BASE, "epochs": 5}, seed=0)
+    gens, curves, reports = stage2.train_all(sets, {**BASE, "epochs": 5}, seed=0, epoch_rows=epoch_rows)
+    batches = -(-50 // BASE["batch_size"])
+    assert len(curves["joint"]) == -(-5 * batches // BASE["n_critic"])
     (tmp_path / "out").mkdir()
     stage2.export(gens, curves, reports, tmp_path / "out")
     joint = stage2.load(tmp_path / "out")["joint"]
