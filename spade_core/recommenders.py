@@ -202,8 +202,9 @@ class NeuMF(nnx.Module):
         pg = _rows(self.user_gmf.embedding[...], users) * kernel[: self.dim, 0]
         gmf = jnp.einsum("bd,bmd->bm", pg, _rows(self.item_gmf.embedding[...], items))
         hidden = nnx.relu(_rows(pm, users)[:, None, :] + _rows(qm, items))
-        mlp = nnx.relu(self.tower.rest(hidden)) @ kernel[self.dim :, 0]
-        return gmf + mlp + bias[0]
+        # The tower on 2-D rows: XLA's CPU dot and its gradient run about twice as fast as on (B, m, h).
+        mlp = nnx.relu(self.tower.rest(hidden.reshape(-1, hidden.shape[-1]))) @ kernel[self.dim :, 0]
+        return gmf + mlp.reshape(gmf.shape) + bias[0]
 
     def sq_norms(self) -> tuple[jax.Array, jax.Array]:
         return (_sq(self.user_gmf.embedding[...]) + _sq(self.user_mlp.embedding[...]),
