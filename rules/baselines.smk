@@ -14,7 +14,6 @@ for name in BASELINES:
             f"benchmarks/baseline_{name}/{{key}}.tsv"
         conda:
             "../envs/spade.yaml"
-        threads: 2 if name in TRAINABLE_BASELINES else 1
         resources:
             gpu=1 if name in TRAINABLE_BASELINES else 0,
         params:

@@ -9,7 +9,6 @@ rule reference:
         "benchmarks/reference/{key}.tsv"
     conda:
         "../envs/spade.yaml"
-    threads: 2
     resources:
         gpu=1,
     params:
@@ -29,7 +28,6 @@ rule tstr_real:
         "benchmarks/tstr_real/{key}.tsv"
     conda:
         "../envs/spade.yaml"
-    threads: 2
     resources:
         gpu=1,
     params:
@@ -49,7 +47,6 @@ rule evaluate:
         "benchmarks/evaluate/{key}.tsv"
     conda:
         "../envs/spade.yaml"
-    threads: 2
     resources:
         gpu=1,
     params:

@@ -50,19 +50,19 @@ rule clean_orphans:
         "../workflow_scripts/clean_orphans.py"
 
 
-# The smoke gate: run with `--configfile resources/smoke.yaml smoke` (small epochs, one seed).
+# The smoke gate: `snakemake --cores 2 smoke --configfile resources/smoke.yaml` (small epochs, one seed).
 rule smoke:
     input:
         evaluations,
     output:
         "results/smoke/report.txt",
-    params:
-        cells=[vars(cell) for cell in GRAPH.cells],
     log:
         "logs/smoke.log",
     benchmark:
         "benchmarks/smoke.tsv"
     conda:
         "../envs/spade.yaml"
+    params:
+        cells=[vars(cell) for cell in GRAPH.cells],
     script:
         "../workflow_scripts/smoke.py"

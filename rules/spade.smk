@@ -9,7 +9,6 @@ rule stage1:
         "benchmarks/stage1/{key}.tsv"
     conda:
         "../envs/spade.yaml"
-    threads: 2
     resources:
         gpu=1,
     params:
@@ -29,7 +28,6 @@ rule stage2:
         "benchmarks/stage2/{key}.tsv"
     conda:
         "../envs/spade.yaml"
-    threads: 2
     resources:
         gpu=1,
     params:
@@ -49,7 +47,6 @@ rule stage3:
         "benchmarks/stage3/{key}.tsv"
     conda:
         "../envs/spade.yaml"
-    threads: 2
     params:
         spec=spec("stage3"),
     script:

@@ -1,7 +1,7 @@
 """The smoke gate: invariants a real run must hold, one PASS/FAIL line per check.
 
-Run through Snakemake on a small matrix (`--configfile resources/smoke.yaml smoke`); any FAIL fails
-the rule. Checks: artifact wiring (every lineage artifact complete and verified, parents as the
+Run through Snakemake on a small matrix (`snakemake --cores 2 smoke --configfile resources/smoke.yaml`);
+any FAIL fails the rule. Checks: artifact wiring (every lineage artifact complete and verified, parents as the
 graph says), exact entity counts, ratings inside the real vocabulary, no duplicate pairs, a repeated
 Stage III synthesis reproducing its artifact bit for bit, and PGPS strictly between its floor and the
 copy ceiling for every generator with a latent space.
