@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 MODELS = ("popularity", "itemknn", "mf", "bpr", "ncf")
 DEFAULTS = {
-    "dim": 64, "epochs": 30, "lr": 5e-3, "l2": 1e-4, "n_neg": 4, "batch_size": 8192,
+    "dim": 64, "epochs": 30, "lr": 5e-3, "l2": 1e-2, "n_neg": 4, "batch_size": 8192,
     "neighbors": 100, "init_std": 0.1, "ncf_hidden": None,
 }
 LOG_EVERY = 5  # epochs between progress lines
