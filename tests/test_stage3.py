@@ -79,9 +79,9 @@ def test_gating_off_keeps_every_candidate(models):
     assert np.all(np.bincount(syn.interactions.user, minlength=syn.n_users) == c)
 
 
-def test_correction_restores_the_full_gate_degrees(models):
-    """Corrected candidate probabilities reproduce the full gate's expected user degrees (exactly) and
-    item degrees (as far as the candidate sets allow)."""
+def test_correction_restores_the_models_degrees(models):
+    """Corrected candidate probabilities give every user the activity head's expected degree I'·σ(a(z_u))
+    (exactly) and every item its full-gate expected degree (as far as the candidate sets allow)."""
     ds, model, arch, gens, _ = models
     import jax
 
@@ -92,12 +92,15 @@ def test_correction_restores_the_full_gate_degrees(models):
     users, items, logits = scorer.dense_pass(cand)
     assert np.allclose(users, full.sum(1), rtol=1e-4) and np.allclose(items, full.sum(0), rtol=1e-4)
     assert np.allclose(logits, scorer.gate_logits(np.arange(120), cand), atol=1e-4)
+    activity = np.asarray(stage1.activity_logits(model, jax.numpy.asarray(zu)))
+    assert np.allclose(scorer.user_rates(), 1 / (1 + np.exp(-activity)), rtol=1e-5)
     p, figures = stage3.corrected_probabilities(scorer, cand, 120)
     assert figures["candidate_mass_fraction"] < 0.95  # the candidates alone miss mass...
-    row = np.minimum(full.sum(1), 0.98 * 90)
+    row = np.minimum(120 * scorer.user_rates(), 0.98 * 90)
     assert np.allclose(p.sum(1), row, rtol=1e-3)  # ...which the correction puts back, per user
     item_sums = np.bincount(cand.ravel(), p.ravel(), 120)
     assert np.corrcoef(item_sums, full.sum(0))[0, 1] > 0.9
+    assert item_sums.sum() == pytest.approx(row.sum(), rel=1e-3)
 
 
 def test_continuous_decoder_ratings_are_snapped_to_the_vocabulary():
@@ -106,7 +109,12 @@ def test_continuous_decoder_ratings_are_snapped_to_the_vocabulary():
     zu, zi = (np.asarray(z) for z in model.encode())
     gens = stage2.train_all({"users": zu, "items": zi}, GEN, seed=0)[0]
     syn, _ = stage3.synthesize(ds, model, arch, gens, (zu, zi), SYNTH, seed=0)
-    assert set(np.unique(syn.interactions.rating)) <= set(VOCAB)
+    x = syn.interactions
+    assert set(np.unique(x.rating)) <= set(VOCAB)
+    # Each rating is the vocabulary value nearest to the regression output for its own pair.
+    lat = syn.latents
+    out = np.asarray(stage1.rating_outputs(model, lat["synthetic_users"], lat["synthetic_items"], x.user, x.item))
+    assert np.array_equal(x.rating, VOCAB[np.argmin(np.abs(out[:, :1] - VOCAB[None, :]), axis=1)])
 
 
 def test_approximate_candidates_recall_against_exact():
