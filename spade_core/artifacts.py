@@ -179,6 +179,10 @@ def configure_logging(log_file: str | None) -> None:
         handlers.append(logging.FileHandler(log_file, mode="w"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         handlers=handlers, force=True)
+    # faiss logs ModuleNotFoundError tracebacks at INFO when it falls back to its generic build, and
+    # JAX that it found no TPU: harmless, and they read like failures in every log.
+    for name in ("faiss.loader", "jax._src.xla_bridge"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def build(
