@@ -13,9 +13,9 @@
    U' × I' grid, so the density is the real training density; ties broken by the lower (user, item).
 4. Ratings, by quantile mapping: the chosen pairs are ordered by their noisy DeepMF prediction (ties
    by pair) and cut into consecutive runs whose sizes follow the real training rating histogram
-   (largest remainder); the lowest run gets the lowest vocabulary value, and so on. So ratings keep
-   the model's order and the real histogram exactly, where rounding a regression would pile up in
-   the middle of the scale.
+   (largest-remainder rounding, as in `marginal`); the lowest run gets the lowest vocabulary value,
+   and so on. So ratings keep the model's order and the real histogram exactly, where rounding a
+   regression would pile up in the middle of the scale.
 
 Latents: [p; E_u] per user and [q; E_i] per item, real and synthetic, in the same space.
 """
@@ -28,7 +28,7 @@ import time
 import numpy as np
 
 from spade_core import recommenders
-from spade_core.baselines import ganrs, runner, target_interactions
+from spade_core.baselines import ganrs, marginal, runner, target_interactions
 from spade_core.data import Interactions, Prepared
 from spade_core.sampling import epoch_rng
 from spade_core.synthetic import Synthetic
@@ -69,10 +69,8 @@ def top_pairs(users: np.ndarray, items: np.ndarray, bias: np.ndarray, n: int) ->
 
 def quantile_ratings(prediction: np.ndarray, real_ratings: np.ndarray, vocab: np.ndarray) -> np.ndarray:
     """Vocabulary ratings in the order of `prediction` whose histogram is the real one (module doc)."""
-    share = np.array([np.sum(real_ratings == v) for v in vocab], np.float64) / len(real_ratings)
-    exact = share * len(prediction)
-    counts = np.floor(exact).astype(np.int64)
-    counts[np.argsort(counts - exact, kind="stable")[: len(prediction) - counts.sum()]] += 1
+    histogram = np.array([np.sum(real_ratings == v) for v in vocab], np.float64)
+    counts = marginal.integer_shares(histogram, len(prediction), cap=len(prediction))
     out = np.empty(len(prediction), dtype=vocab.dtype)
     out[np.argsort(prediction, kind="stable")] = np.repeat(vocab, counts)
     return out
