@@ -103,6 +103,20 @@ def test_correction_restores_the_models_degrees(models):
     assert item_sums.sum() == pytest.approx(row.sum(), rel=1e-3)
 
 
+def test_activity_shift_calibrates_the_real_users_mean_rate(models):
+    """δ makes the real users' mean rate exactly the target; a target already met needs no shift; the
+    shifted rates keep the users' order; an impossible density is refused."""
+    ds, model, arch, gens, (zu, zi) = models
+    rates = stage3.Scorer(model, arch, zu, zi).user_rates
+    for target in (0.5 * ds.density, ds.density, min(0.95, 1.5 * ds.density)):
+        delta = stage3.activity_shift(model, zu, target)
+        assert rates(delta).mean() == pytest.approx(target, abs=1e-9)
+        assert np.array_equal(np.argsort(rates(delta), kind="stable"), np.argsort(rates(), kind="stable"))
+    assert stage3.activity_shift(model, zu, float(rates().mean())) == pytest.approx(0.0, abs=1e-8)
+    with pytest.raises(ValueError, match="density"):
+        stage3.activity_shift(model, zu, 0.0)
+
+
 def test_continuous_decoder_ratings_are_snapped_to_the_vocabulary():
     ds, group, likes = planted(seed=3)
     model, arch, *_ = stage1.train(ds, {**STAGE1_CFG, "epochs": 20, "continuous_decoder": True}, seed=0)
