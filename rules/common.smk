@@ -4,9 +4,9 @@ Every artifact rule outputs `results/artifacts/<stage>/{key}/manifest.json`; its
 run-time options are looked up in GRAPH by key (spade_core.matrix builds it when the Snakefile is
 parsed, so `snakemake -n` shows the whole matrix before anything runs).
 
-Rules declare no `threads:` (one core each): SPADE's jobs are small and many, and two single-core
-jobs side by side finished more work than one job on two cores (README, "Performance"). For large
-datasets give a rule more, e.g. `--set-threads stage1=4`.
+Rules declare no `threads:` (one core each): SPADE's jobs are small and many, so `--cores N` runs N
+of them side by side rather than a few that scale poorly across cores (README, "Performance", has the
+per-rule times this way). For large datasets give a rule more, e.g. `--set-threads stage1=4`.
 """
 
 from spade_core import config as spade_config
