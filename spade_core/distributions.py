@@ -4,8 +4,6 @@ degree distributions of interaction lists, and rating histograms."""
 import warnings
 
 import numpy as np
-import ot
-from scipy import stats
 
 OT_MAX_ITER = 10_000_000
 
@@ -74,6 +72,8 @@ def bures_w2(mean_x: np.ndarray, cov_x: np.ndarray, mean_y: np.ndarray, cov_y: n
 
 
 def _exact_w2(X, Y):
+    import ot  # here, not at the top: POT pulls in scikit-learn, seconds that most stages never need
+
     cost = ot.dist(X, Y)  # squared euclidean
     a, b = np.full(len(X), 1.0 / len(X)), np.full(len(Y), 1.0 / len(Y))
     with warnings.catch_warnings():
@@ -163,6 +163,8 @@ def degree_report(
 
 
 def _ks(a, b):
+    from scipy import stats  # lazily, as POT above: Stage II/III import this module and never need it
+
     return float(stats.ks_2samp(a, b).statistic)
 
 

@@ -44,10 +44,9 @@ import optax
 import pyarrow as pa
 import pyarrow.parquet as pq
 from flax import nnx
-from sklearn.metrics import roc_auc_score
 
 from spade_core.data import Interactions, Prepared, load_prepared, write_json
-from spade_core.nn import MLP, PairMLP, load_params, save_params, stage_key
+from spade_core.nn import MLP, PairMLP, load_params, relu, save_params, stage_key
 from spade_core.sampling import NegativeSampler, epoch_rng
 
 log = logging.getLogger(__name__)
@@ -113,7 +112,7 @@ def entity_tables(model: Representation, zu, zi, n_neg: int) -> dict:
 def table_pair_logits(model: Representation, t: dict, users, items) -> jax.Array:
     """The gate's training-time logits g(z_u, z_i) for pairs of table rows (users[k], items[k])."""
     cosine = jnp.sum(t["unit_u"][users] * t["unit_i"][items], axis=-1)
-    return model.gate.rest(nnx.relu(t["gate_u"][users] + t["gate_i"][items]))[..., 0] + model.cosine_scale[...] * cosine
+    return model.gate.rest(relu(t["gate_u"][users] + t["gate_i"][items]))[..., 0] + model.cosine_scale[...] * cosine
 
 
 def table_gate_logits(model: Representation, t: dict, users, items) -> jax.Array:
@@ -123,7 +122,7 @@ def table_gate_logits(model: Representation, t: dict, users, items) -> jax.Array
 
 def table_rating_outputs(model: Representation, t: dict, users, items) -> jax.Array:
     """Rating-decoder outputs for pairs: logits over the vocabulary, or (continuous) one value."""
-    return model.decoder.rest(nnx.relu(t["dec_u"][users] + t["dec_i"][items]))
+    return model.decoder.rest(relu(t["dec_u"][users] + t["dec_i"][items]))
 
 
 def activity_logits(model: Representation, zu) -> jax.Array:
@@ -252,6 +251,8 @@ def _val_outputs(model: Representation, batch: dict, pair_user, pair_item, arch:
 
 
 def _auc(pos, neg) -> float:
+    from sklearn.metrics import roc_auc_score  # lazily: Stage III loads this module, never scores AUC
+
     pos, neg = np.asarray(pos).ravel(), np.asarray(neg).ravel()
     return float(roc_auc_score(np.r_[np.ones(len(pos)), np.zeros(len(neg))], np.r_[pos, neg]))
 

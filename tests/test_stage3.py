@@ -1,5 +1,8 @@
 """Stage III on a tiny planted dataset with real (briefly trained) Stage I and II models."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -142,3 +145,10 @@ def test_approximate_candidates_recall_against_exact():
     assert candidates.recall(exact, exact) == 1.0
     with pytest.raises(ValueError, match="between 1 and the number of items"):
         candidates.top_c(users, items[:10], 11)
+
+
+def test_loading_stage3_leaves_scikit_learn_pot_and_scipy_stats_unimported():
+    # Every Stage III job pays its imports; these three cost seconds and Stage III never calls them.
+    code = "import sys, spade_core.stage3; print(sorted({'sklearn', 'ot', 'scipy.stats'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
