@@ -24,6 +24,12 @@ def stage_key(seed: int, stage: str) -> jax.Array:
     return jax.random.fold_in(jax.random.key(seed), salt)
 
 
+def relu(x: jax.Array) -> jax.Array:
+    """max(x, 0). Not jax.nn.relu: XLA:CPU fuses this form's gradient better than that one's custom
+    JVP (NeuMF's training step on one core: 23.0 ms against 25.2 ms)."""
+    return jnp.maximum(x, 0.0)
+
+
 class MLP(nnx.Module):
     """Dense layers of the given sizes with ReLU between them (none after the last)."""
 
@@ -32,7 +38,7 @@ class MLP(nnx.Module):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         for layer in self.layers[:-1]:
-            x = nnx.relu(layer(x))
+            x = relu(layer(x))
         return self.layers[-1](x)
 
 
@@ -55,12 +61,12 @@ class PairMLP(nnx.Module):
 
     def pairs(self, pa: jax.Array, pb: jax.Array, ia: jax.Array, ib: jax.Array) -> jax.Array:
         """Outputs for pairs (ia[k], ib[k]) of projected rows; indices may have any (equal) shape."""
-        return self.rest(nnx.relu(pa[ia] + pb[ib]))
+        return self.rest(relu(pa[ia] + pb[ib]))
 
     def __call__(self, a: jax.Array, b: jax.Array) -> jax.Array:
         """Outputs for row-aligned pairs (a[k], b[k])."""
         pa, pb = self.project(a, b)
-        return self.rest(nnx.relu(pa + pb))
+        return self.rest(relu(pa + pb))
 
 
 def save_params(module: nnx.Module, path: str | Path) -> None:

@@ -42,7 +42,7 @@ from flax import nnx
 
 from spade_core import ranking
 from spade_core.data import Interactions
-from spade_core.nn import PairMLP, stage_key
+from spade_core.nn import PairMLP, relu, stage_key
 from spade_core.sampling import NegativeSampler, epoch_rng
 
 log = logging.getLogger(__name__)
@@ -201,9 +201,9 @@ class NeuMF(nnx.Module):
         pm, qm = self.tower.project(self.user_mlp.embedding[...], self.item_mlp.embedding[...])
         pg = _rows(self.user_gmf.embedding[...], users) * kernel[: self.dim, 0]
         gmf = jnp.einsum("bd,bmd->bm", pg, _rows(self.item_gmf.embedding[...], items))
-        hidden = nnx.relu(_rows(pm, users)[:, None, :] + _rows(qm, items))
+        hidden = relu(_rows(pm, users)[:, None, :] + _rows(qm, items))
         # The tower on 2-D rows: XLA's CPU dot and its gradient run about twice as fast as on (B, m, h).
-        mlp = nnx.relu(self.tower.rest(hidden.reshape(-1, hidden.shape[-1]))) @ kernel[self.dim :, 0]
+        mlp = relu(self.tower.rest(hidden.reshape(-1, hidden.shape[-1]))) @ kernel[self.dim :, 0]
         return gmf + mlp.reshape(gmf.shape) + bias[0]
 
     def sq_norms(self) -> tuple[jax.Array, jax.Array]:
@@ -216,7 +216,7 @@ class NeuMF(nnx.Module):
         pg = _rows(self.user_gmf.embedding[...], users) * kernel[: self.dim, 0]
         gmf = pg @ self.item_gmf.embedding[...].T
         pm, qm = self.tower.project(_rows(self.user_mlp.embedding[...], users), self.item_mlp.embedding[...])
-        mlp = nnx.relu(self.tower.rest(nnx.relu(pm[:, None, :] + qm[None, :, :]))) @ kernel[self.dim :, 0]
+        mlp = relu(self.tower.rest(relu(pm[:, None, :] + qm[None, :, :]))) @ kernel[self.dim :, 0]
         return gmf + mlp + bias[0]
 
 
