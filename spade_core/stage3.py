@@ -17,10 +17,11 @@ own estimate of it:
   user's rate k_u / I). δ is one scalar solving mean_u σ(a(z_u) + δ) = ρ over the real training users:
   the condition the head's bias meets at the optimum of its cross-entropy, which minibatch training
   with early stopping leaves up to 8% off (ml-100k seed 3: mean rate 0.0673 against ρ = 0.0624), an
-  error that passed straight into the synthetic density. It is fitted on real latents only. Summing the calibrated gate over all I' items instead gives the same in
-  theory, but not in practice: on ml-100k (seed 2) its spread over synthetic users missed the real
-  degree distribution by KS 0.144 and its total the real density by −16%, against 0.075 and −1% for
-  the rate head, because the gate is fitted to rank items within a user, not to count them;
+  error that passed straight into the synthetic density. It is fitted on real latents only. Summing
+  the calibrated gate over all I' items instead gives the same in theory, but not in practice: on
+  ml-100k (seed 2) its spread over synthetic users missed the real degree distribution by KS 0.144
+  and its total the real density by −16%, against 0.075 and −1% for the rate head, because the gate
+  is fitted to rank items within a user, not to count them;
 - an item's: its expected degree under the gate over all U' users, computed exactly in one dense
   pass over all pairs (blocks of users against every item, faster on a CPU than gathering only the
   candidates), rescaled to the users' total.
@@ -39,7 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
-from scipy import optimize
+from scipy import optimize, special
 
 from spade_core import candidates, stage1, stage2, synthetic
 from spade_core.data import Interactions, Prepared, load_prepared
@@ -116,7 +117,7 @@ class Scorer:
     def user_rates(self, shift: float = 0.0) -> np.ndarray:
         """σ(a(z_u) + shift) of every user: the activity head's interaction rate (the offset minus log n_neg)."""
         logits = np.asarray(self.tables["offset"] - jnp.log(self.arch.n_neg), np.float64)
-        return 1 / (1 + np.exp(-(logits + shift)))
+        return special.expit(logits + shift)
 
     def _rows(self, fn, users, items, *keys):
         users, items = np.asarray(users), np.asarray(items)
@@ -181,7 +182,7 @@ def activity_shift(model: stage1.Representation, real_zu: np.ndarray, density: f
     if not 0 < density < 1:
         raise ValueError(f"training density must lie in (0, 1), got {density}")
     logits = np.asarray(stage1.activity_logits(model, jnp.asarray(real_zu)), np.float64)
-    gap = lambda d: np.mean(1 / (1 + np.exp(-(logits + d)))) - density  # noqa: E731 (increasing in d)
+    gap = lambda d: np.mean(special.expit(logits + d)) - density  # noqa: E731 (increasing in d)
     lo, hi = -1.0, 1.0
     while gap(lo) > 0:
         lo *= 2
@@ -196,7 +197,7 @@ def corrected_probabilities(scorer: Scorer, cand: np.ndarray, n_items: int,
     `rate_shift` is δ from `activity_shift`."""
     valid = cand >= 0
     users, items, logits = scorer.dense_pass(cand)
-    p0 = np.where(valid, 1 / (1 + np.exp(-logits)), 0.0)
+    p0 = np.where(valid, special.expit(logits), 0.0)
     rates = scorer.user_rates(rate_shift)
     # A user cannot exceed its C candidates, nor an item the users that have it as a candidate.
     row_target = np.minimum(n_items * rates, 0.98 * valid.sum(1))
