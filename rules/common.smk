@@ -9,11 +9,22 @@ of them side by side rather than a few that scale poorly across cores (README, "
 per-rule times this way). For large datasets give a rule more, e.g. `--set-threads stage1=4`.
 """
 
+import os
+
 from spade_core import config as spade_config
 from spade_core.matrix import BASELINES, TRAINABLE_BASELINES, build_graph
 
 CONFIG = spade_config.load(config)
 GRAPH = build_graph(CONFIG)
+
+# Every job compiles its XLA programs afresh, and the matrix compiles the same programs (same shapes)
+# for many seeds and settings: JAX's persistent cache keeps them on disk for all jobs and later runs.
+# Jobs inherit these variables; set them yourself to move the cache (e.g. to node-local disk) or
+# JAX_COMPILATION_CACHE_MAX_SIZE=0 to turn it off. A size limit makes JAX lock the cache (filelock),
+# so concurrent jobs never read a half-written entry.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.abspath(".cache/jax"))
+os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(2 << 30))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
 
 
 def artifact(stage):

@@ -106,3 +106,16 @@ def test_representation_epochs_reschedule_spade_from_stage1_but_no_baseline(ran)
 def test_an_evaluation_setting_reschedules_evaluation_and_tables_only(ran):
     workflow, _ = ran
     assert _rescheduled(workflow, f"eval={{{EVAL}, neighbor_k: 5}}") == {"evaluate": 3, "aggregate": 1, "tables": 1}
+
+
+def test_jobs_share_compiled_programs_and_a_cached_program_gives_the_same_bytes(ran):
+    # Last in this module: it rebuilds an artifact, which the dry-run tests above must not see.
+    workflow, _ = ran
+    assert list((workflow.dir / ".cache" / "jax").glob("*-cache")), "no compiled program was cached"
+    folder = next(f for f in workflow.artifacts("stage3") if json.loads((f / "spec.json").read_text())["config"]["gating"])
+    before = (folder / "interactions.parquet").read_bytes()
+    target = str((folder / "manifest.json").relative_to(workflow.dir))
+    workflow.run("--cores", "1", "--force", target, "--config", *CONFIG, env={"JAX_LOG_COMPILES": "1"})
+    log = (workflow.dir / "logs" / "stage3" / f"{folder.name}.log").read_text()
+    assert "Persistent compilation cache hit" in log  # Stage III's programs came from the first run's cache
+    assert (folder / "interactions.parquet").read_bytes() == before
